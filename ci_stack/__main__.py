@@ -1,0 +1,3 @@
+from ci_stack.cli import main
+
+main()

@@ -1,0 +1,166 @@
+"""Every Docker and Compose call, through python-on-whales, configured once for the stack.
+
+Other modules ask questions ("which containers of this project run?") and get typed answers.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from ci_stack.config import SERVICES, StackConfig
+from ci_stack.errors import BadInput, EngineUnavailable, OperationFailed, PortInUse
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str  # running, exited, ... or "missing"
+    health: str  # healthy, starting, unhealthy, "none" (no health check) or "missing"
+    container_id: str | None
+    url: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "running" and self.health == "healthy"
+
+
+def first_line(exc: DockerException) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {exc.return_code}"
+
+
+class Engine:
+    def __init__(self, config: StackConfig, compose_dir: Path | None = None):
+        self.config = config
+        self.project = config.settings.project_name
+        compose_dir = compose_dir or config.settings.state_dir
+        self.compose_file = compose_dir / "compose.yaml"
+        self.docker = DockerClient(
+            compose_files=[self.compose_file],
+            compose_project_name=self.project,
+            compose_project_directory=compose_dir,
+        )
+
+    # -- questions -------------------------------------------------------------------------
+
+    def check_available(self) -> None:
+        try:
+            self.docker.system.info()
+        except DockerException as exc:
+            raise EngineUnavailable(f"cannot reach the Docker engine: {first_line(exc)}") from None
+        except FileNotFoundError:
+            raise EngineUnavailable("the docker CLI is not installed") from None
+        if not self.docker.compose.is_installed():
+            raise EngineUnavailable("Docker Compose v2 is not installed (the `docker compose` CLI plugin)")
+
+    def containers(self) -> dict[str, object]:
+        """The project's containers by service name, found by label so it works without the files."""
+        found = self.docker.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        return {c.config.labels.get(SERVICE_LABEL): c for c in found}
+
+    def container_ids(self) -> dict[str, str]:
+        return {service: c.id for service, c in self.containers().items()}
+
+    def service_states(self) -> list[ServiceState]:
+        containers = self.containers()
+        states = []
+        for service in SERVICES:
+            url = self.config.host_url(service)
+            container = containers.get(service)
+            if container is None:
+                states.append(ServiceState(service, "missing", "missing", None, url))
+                continue
+            health = container.state.health.status if container.state.health else "none"
+            states.append(ServiceState(service, container.state.status, health, container.id, url))
+        return states
+
+    def check_ports_free(self) -> None:
+        """Fail before starting anything when a port we publish is taken by something else."""
+        ours = self._published_by_project()
+        for service in SERVICES:
+            port = self.config.port(service)
+            if port in ours:
+                continue
+            if _port_taken(self.config.bind, port):
+                raise PortInUse(service, self.config.bind, port)
+
+    def _published_by_project(self) -> set[int]:
+        ports = set()
+        for container in self.containers().values():
+            for bindings in (container.network_settings.ports or {}).values():
+                for binding in bindings or []:
+                    ports.add(int(binding["HostPort"]))
+        return ports
+
+    def image_exists(self, image: str) -> bool:
+        return self.docker.image.exists(image)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def build(self, service: str) -> None:
+        self._compose("build", lambda: self.docker.compose.build([service]))
+
+    def up(self) -> None:
+        self._compose("up", lambda: self.docker.compose.up(detach=True, quiet=True, no_build=True))
+
+    def down(self, volumes: bool) -> None:
+        if self.compose_file.is_file():
+            self._compose("down", lambda: self.docker.compose.down(volumes=volumes, quiet=True, remove_orphans=True))
+            return
+        # The rendered files are gone (state dir removed): clean up by label instead.
+        for container in self.containers().values():
+            container.remove(force=True)
+        label = {"label": f"{PROJECT_LABEL}={self.project}"}
+        for network in self.docker.network.list(filters=label):
+            network.remove()
+        if volumes:
+            for volume in self.docker.volume.list(filters=label):
+                volume.remove()
+
+    def volumes(self) -> list[str]:
+        return [v.name for v in self.docker.volume.list(filters={"label": f"{PROJECT_LABEL}={self.project}"})]
+
+    def logs(self, services: list[str], follow: bool, tail: int | None) -> Iterator[str]:
+        stream = self.docker.compose.logs(services or None, follow=follow, tail=str(tail) if tail is not None else None,
+                                          stream=True)
+        for _source, chunk in stream:
+            yield chunk.decode(errors="replace")
+
+    def exec_in(self, service: str, command: list[str], user: str | None = None,
+                env_files: list[Path] | None = None) -> str:
+        container = self.containers().get(service)
+        if container is None:
+            raise OperationFailed(f"{service} has no container: run `ci-stack up`")
+        return self.docker.container.execute(container, command, user=user, env_files=env_files or ())
+
+    def _compose(self, verb: str, call) -> None:
+        try:
+            call()
+        except DockerException as exc:
+            raise OperationFailed(f"docker compose {verb} failed: {first_line(exc)}") from None
+
+
+def _port_taken(bind: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise BadInput(f"[network] bind: {bind} is not an address of this host") from None
+            raise
+    return False

@@ -1,0 +1,114 @@
+"""The distribution registry: API checks, optional htpasswd auth and a push/pull smoke test."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import tempfile
+
+import bcrypt
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from ci_stack.config import StackConfig
+from ci_stack.engine import Engine, first_line
+from ci_stack.errors import ServiceError
+from ci_stack.http import ServiceClient, answers, wait_until
+from ci_stack.state import StateDir
+from ci_stack.steps import Outcome, Step
+
+SERVICE = "registry"
+API_VERSION_HEADER = "Docker-Distribution-API-Version"
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+SMOKE_REPOSITORY = "ci-stack/smoke"
+
+
+def registry_username(config: StackConfig) -> str | None:
+    return config.get("admin", "username") if config.get("registry", "auth") else None
+
+
+def htpasswd_content(username: str, password: str, current: str | None) -> str:
+    """A bcrypt htpasswd line (the only hash the registry accepts); the current file is kept while
+    it still matches, so a re-run does not touch the file the registry watches."""
+    if current:
+        user, _, hashed = current.strip().partition(":")
+        if user == username and hashed and bcrypt.checkpw(password.encode(), hashed.encode()):
+            return current
+    return f"{username}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n"
+
+
+def push_host(config: StackConfig) -> str:
+    """How the host engine reaches the registry: loopback needs no `insecure-registries`."""
+    bind = ipaddress.ip_address(config.bind)
+    host = "localhost" if bind.is_loopback or bind.is_unspecified else config.bind
+    return f"{host}:{config.port(SERVICE)}"
+
+
+class RegistryConfigurator:
+    def __init__(self, config: StackConfig, state: StateDir, engine: Engine):
+        self.config, self.state, self.engine = config, state, engine
+        self.client = ServiceClient(SERVICE, config.host_url(SERVICE))
+        self.username = registry_username(config)
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return (self.username, self.state.read_secret("registry-password")) if self.username else None
+
+    def steps(self, timeout: float) -> list[Step]:
+        return [
+            Step("registry.ready", lambda: self.wait_ready(timeout)),
+            Step("registry.api", self.check_api),
+            Step("registry.push-pull", self.check_push_pull),
+        ]
+
+    def wait_ready(self, timeout: float) -> Outcome:
+        url = self.client.base_url + "/"
+        wait_until(lambda: answers(self.client.session, url, lambda r: r.status_code == 200), timeout, "GET / = 200", SERVICE)
+        return Outcome.OK
+
+    def check_api(self) -> Outcome:
+        anonymous = self.client.request("GET", "/v2/", expect=(200, 401))
+        if anonymous.headers.get(API_VERSION_HEADER) != "registry/2.0":
+            raise ServiceError(SERVICE, "GET /v2/", f"no '{API_VERSION_HEADER}: registry/2.0' header")
+        if self.auth is None:
+            if anonymous.status_code != 200:
+                raise ServiceError(SERVICE, "GET /v2/", "HTTP 401 although [registry] auth is off")
+            return Outcome.OK
+        if anonymous.status_code != 401:
+            raise ServiceError(SERVICE, "GET /v2/", f"HTTP {anonymous.status_code} without credentials although auth is on")
+        self.client.request("GET", "/v2/", auth=self.auth)
+        return Outcome.OK
+
+    def check_push_pull(self) -> Outcome:
+        """Push and pull through the host engine, as Jenkins pipelines will, then clean up."""
+        source = self.config.get("images", "registry")
+        target = f"{push_host(self.config)}/{SMOKE_REPOSITORY}:{secrets.token_hex(4)}"
+        with tempfile.TemporaryDirectory(prefix="ci-stack-docker-config-") as docker_config:
+            # A private client config: the login never lands in the user's ~/.docker/config.json.
+            docker = DockerClient(config=docker_config)
+            try:
+                if self.auth:
+                    docker.login(push_host(self.config), username=self.auth[0], password=self.auth[1])
+                docker.image.tag(source, target)
+                docker.image.push(target, quiet=True)
+                docker.image.remove(target)
+                docker.image.pull(target, quiet=True)
+                docker.image.remove(target)
+            except DockerException as exc:
+                raise ServiceError(SERVICE, f"push/pull of {target}", first_line(exc)) from None
+        self._delete_manifest(target.rsplit(":", 1)[1])
+        return Outcome.OK
+
+    def _delete_manifest(self, tag: str) -> None:
+        path = f"/v2/{SMOKE_REPOSITORY}/manifests"
+        head = self.client.request("HEAD", f"{path}/{tag}", auth=self.auth, headers={"Accept": MANIFEST_TYPES})
+        self.client.request("DELETE", f"{path}/{head.headers['Docker-Content-Digest']}", expect=(202,), auth=self.auth)
+
+    def tags(self, repository: str) -> list[str]:
+        found = self.client.request("GET", f"/v2/{repository}/tags/list", expect=(200, 404), auth=self.auth)
+        return sorted(found.json().get("tags") or []) if found.status_code == 200 else []

@@ -1,0 +1,103 @@
+"""Shared fixtures: the real CLI in a subprocess, and stacks that always clean up after themselves."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "ci_stack"]
+
+
+def offline_env() -> dict[str, str]:
+    pairs = {}
+    for line in (ROOT / "compose" / "offline.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class StackUnderTest:
+    """One test's stack: its own project name, state dir and free ports."""
+
+    state_dir: Path
+    project: str = field(default_factory=lambda: f"cistest-{secrets.token_hex(4)}")
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in ("gogs", "registry", "jenkins")})
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CI_STACK_")}
+        env.update(offline_env())
+        env.update({"CI_STACK_PROJECT_NAME": self.project, "CI_STACK_STATE_DIR": str(self.state_dir)})
+        env.update({f"CI_STACK_PORTS_{s.upper()}": str(p) for s, p in self.ports.items()})
+        env.update(self.extra_env)
+        return env
+
+    def run(self, *args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([*CLI, *args], env=self.env(), capture_output=True, text=True, timeout=timeout,
+                              cwd=self.state_dir.parent, **kwargs)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([*CLI, *args], env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=self.state_dir.parent)
+
+    def secret(self, name: str) -> str:
+        return (self.state_dir / "secrets" / name).read_text().strip()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def teardown(self) -> None:
+        self.run("down", "--volumes", "--yes", timeout=120)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def make_stack(tmp_path):
+    """Stacks made through this fixture are torn down (containers, networks, volumes, state)."""
+    made: list[StackUnderTest] = []
+
+    def make(**kwargs) -> StackUnderTest:
+        stack = StackUnderTest(state_dir=tmp_path / f"state-{len(made)}", **kwargs)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.teardown()
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory):
+    """One stack brought up once and shared by a module's read-mostly tests."""
+    stack = StackUnderTest(state_dir=tmp_path_factory.mktemp("stack") / "state")
+    try:
+        yield stack
+    finally:
+        stack.teardown()
+
+
+def step_outcomes(output: str) -> dict[str, str]:
+    """`  created   gogs.admin   ...` lines of `ci-stack up` as {step: outcome}."""
+    outcomes = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("created", "updated", "unchanged", "ok"):
+            outcomes[words[1]] = words[0]
+    return outcomes
