@@ -52,6 +52,10 @@ class Engine:
             compose_project_directory=compose_dir,
         )
 
+    @property
+    def _project_filter(self) -> list[tuple[str, str]]:
+        return [("label", f"{PROJECT_LABEL}={self.project}")]
+
     # -- questions -------------------------------------------------------------------------
 
     def check_available(self) -> None:
@@ -66,7 +70,7 @@ class Engine:
 
     def containers(self) -> dict[str, object]:
         """The project's containers by service name, found by label so it works without the files."""
-        found = self.docker.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        found = self.docker.container.list(all=True, filters=self._project_filter)
         return {c.config.labels.get(SERVICE_LABEL): c for c in found}
 
     def container_ids(self) -> dict[str, str]:
@@ -121,15 +125,11 @@ class Engine:
         # The rendered files are gone (state dir removed): clean up by label instead.
         for container in self.containers().values():
             container.remove(force=True)
-        label = {"label": f"{PROJECT_LABEL}={self.project}"}
-        for network in self.docker.network.list(filters=label):
+        for network in self.docker.network.list(filters=self._project_filter):
             network.remove()
         if volumes:
-            for volume in self.docker.volume.list(filters=label):
+            for volume in self.docker.volume.list(filters=self._project_filter):
                 volume.remove()
-
-    def volumes(self) -> list[str]:
-        return [v.name for v in self.docker.volume.list(filters={"label": f"{PROJECT_LABEL}={self.project}"})]
 
     def logs(self, services: list[str], follow: bool, tail: int | None) -> Iterator[str]:
         stream = self.docker.compose.logs(services or None, follow=follow, tail=str(tail) if tail is not None else None,

@@ -37,6 +37,7 @@ class StackUnderTest:
     """One test's stack: its own project name, state dir and free ports."""
 
     state_dir: Path
+    workdir: Path  # the CLI's working directory (no ci-stack.toml there)
     project: str = field(default_factory=lambda: f"cistest-{secrets.token_hex(4)}")
     ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in ("gogs", "registry", "jenkins")})
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -51,11 +52,11 @@ class StackUnderTest:
 
     def run(self, *args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run([*CLI, *args], env=self.env(), capture_output=True, text=True, timeout=timeout,
-                              cwd=self.state_dir.parent, **kwargs)
+                              cwd=self.workdir, **kwargs)
 
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen([*CLI, *args], env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, cwd=self.state_dir.parent)
+                                text=True, cwd=self.workdir)
 
     def secret(self, name: str) -> str:
         return (self.state_dir / "secrets" / name).read_text().strip()
@@ -74,7 +75,7 @@ def make_stack(tmp_path):
     made: list[StackUnderTest] = []
 
     def make(**kwargs) -> StackUnderTest:
-        stack = StackUnderTest(state_dir=tmp_path / f"state-{len(made)}", **kwargs)
+        stack = StackUnderTest(state_dir=tmp_path / f"state-{len(made)}", workdir=tmp_path, **kwargs)
         made.append(stack)
         return stack
 
@@ -86,7 +87,8 @@ def make_stack(tmp_path):
 @pytest.fixture(scope="module")
 def module_stack(tmp_path_factory):
     """One stack brought up once and shared by a module's read-mostly tests."""
-    stack = StackUnderTest(state_dir=tmp_path_factory.mktemp("stack") / "state")
+    workdir = tmp_path_factory.mktemp("stack")
+    stack = StackUnderTest(state_dir=workdir / "state", workdir=workdir)
     try:
         yield stack
     finally:

@@ -14,12 +14,12 @@ pytestmark = pytest.mark.integration
 
 
 def container_ids(project: str) -> dict[str, str]:
-    found = docker.container.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    found = docker.container.list(all=True, filters=[("label", f"com.docker.compose.project={project}")])
     return {c.config.labels["com.docker.compose.service"]: c.id for c in found}
 
 
 def volumes(project: str) -> set[str]:
-    return {v.name for v in docker.volume.list(filters={"label": f"com.docker.compose.project={project}"})}
+    return {v.name for v in docker.volume.list(filters=[("label", f"com.docker.compose.project={project}")])}
 
 
 def push_marker_image(stack, tag: str) -> str:
