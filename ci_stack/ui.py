@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ci_stack.steps import Outcome, StepResult
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False)
 
 STYLES = {Outcome.CREATED: "green", Outcome.UPDATED: "yellow", Outcome.UNCHANGED: "dim", Outcome.OK: "cyan"}
@@ -55,8 +55,9 @@ def print_status(states) -> None:
 
 
 def print_credentials(found: dict) -> None:
-    table = Table("service", "url", "username", "password", "token")
+    """Plain lines, never wrapped, so a secret can be copied whole."""
     for service, values in found.items():
-        table.add_row(service, values["url"], values.get("username") or "-", values.get("password") or "-",
-                      values.get("token") or "-")
-    console.print(table)
+        console.print(f"[bold]{service}[/]  {values['url']}", soft_wrap=True)
+        for field in ("username", "password", "token"):
+            if field in values:
+                console.print(f"  {field:<9} {values[field] or '-'}", soft_wrap=True)
