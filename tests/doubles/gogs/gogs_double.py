@@ -28,7 +28,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# httpd.py sits beside this file in the image, and in ../common in the repository.
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "common")]
 from httpd import Request, Response, Router, serve  # noqa: E402
 
 DOCS_URL = "https://github.com/gogs/docs-api"

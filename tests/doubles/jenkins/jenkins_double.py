@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# httpd.py sits beside this file in the image, and in ../common in the repository.
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "common")]
 from httpd import Request, Response, serve  # noqa: E402
 
 VERSION = "2.580.3"
