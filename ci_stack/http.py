@@ -48,7 +48,8 @@ class ServiceClient:
             raise ServiceUnreachable(self.service, call, f"no answer from {self.base_url} ({type(exc).__name__})") from None
         if response.status_code not in tuple(expect):
             detail = f"HTTP {response.status_code}"
-            body = response.headers.get("X-Error") or short_body(response)
+            x_error = response.headers.get("X-Error")  # Jenkins' reason; its quotes arrive as UTF-8 bytes
+            body = x_error.encode("latin-1", "replace").decode("utf-8", "replace") if x_error else short_body(response)
             raise ServiceError(self.service, call, f"{detail} {body}".strip())
         return response
 

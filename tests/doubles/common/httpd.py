@@ -93,7 +93,8 @@ def serve(port: int, handle: Callable[[Request], Response]):
             response = handle(request)
             self.send_response(response.status)
             for key, value in response.headers.items():
-                self.send_header(key, value)
+                # Jenkins' X-Error carries Unicode quotes; send them as UTF-8 bytes.
+                self._headers_buffer.append(f"{key}: {value}\r\n".encode())
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":

@@ -477,8 +477,9 @@ class Jenkins:
 def main() -> int:
     jenkins = Jenkins()
     threading.Thread(target=jenkins.tick, daemon=True).start()
-    server = serve(8080, jenkins.handle)
-    print(f"jenkins double {VERSION} listening on :8080 (booting for {BOOT_SECONDS:.0f} s)", flush=True)
+    port = int(os.environ.get("JENKINS_DOUBLE_PORT", "8080"))
+    server = serve(port, jenkins.handle)
+    print(f"jenkins double {VERSION} listening on :{port} (booting for {BOOT_SECONDS:.0f} s)", flush=True)
     server.serve_forever()
     return 0
 
