@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,21 @@ def offline_env() -> dict[str, str]:
             key, _, value = line.partition("=")
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def start_server(command: list, url: str, log: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start a double in-process on loopback and wait (bounded) until it answers HTTP."""
+    import requests
+
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    for _ in range(100):
+        try:
+            requests.get(url, timeout=1)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"{command} did not answer on {url}: see {log}")
 
 
 def free_port() -> int:

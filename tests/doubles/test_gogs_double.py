@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, start_server
 
 DOUBLE = Path(__file__).resolve().parent / "gogs" / "gogs_double.py"
 TRANSCRIPTS = Path(__file__).resolve().parent / "reference" / "gogs-0.11.95-api-transcripts.md"
@@ -57,15 +57,8 @@ def gogs(tmp_path):
     ini.write_text(f"RUN_USER = {getpass.getuser()}\n[server]\nEXTERNAL_URL = http://127.0.0.1:{port}/\nHTTP_PORT = {port}\n"
                    f"[database]\nTYPE = sqlite3\nPATH = {tmp_path}/gogs.db\n[repository]\nROOT = {tmp_path}/repos\n"
                    "[security]\nINSTALL_LOCK = true\nSECRET_KEY = x\nLOCAL_NETWORK_ALLOWLIST = 127.0.0.1\n")
-    server = subprocess.Popen([sys.executable, str(DOUBLE), "web", "-c", str(ini)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/healthcheck", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    server = start_server([sys.executable, str(DOUBLE), "web", "-c", str(ini)], url + "/healthcheck", tmp_path / "double.log")
     try:
         yield url, ini, tmp_path
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, start_server
 
 DOUBLE = Path(__file__).resolve().parent / "jenkins" / "jenkins_double.py"
 JOB = """<flow-definition plugin="workflow-job"><properties>
@@ -34,15 +33,8 @@ def jenkins(tmp_path):
     casc.write_text('jenkins:\n  securityRealm:\n    local:\n      users:\n        - id: "boss"\n          password: "${ADMIN_PW}"\n')
     env = {**os.environ, "JENKINS_HOME": str(tmp_path), "CASC_JENKINS_CONFIG": str(casc), "ADMIN_PW": "s3cret",
            "JENKINS_DOUBLE_BOOT_SECONDS": "1.5", "JENKINS_DOUBLE_PORT": str(port), "JENKINS_DOUBLE_PLUGINS": "/nonexistent"}
-    server = subprocess.Popen([sys.executable, str(DOUBLE)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=(tmp_path / "double.log").open("w"))
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/login", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
+    server = start_server([sys.executable, str(DOUBLE)], url + "/login", tmp_path / "double.log", env)
     try:
         yield url
     finally:
