@@ -25,8 +25,6 @@ GENERATED = {
     "jenkins-admin-password": 24,
     "registry-password": 24,
 }
-# Secrets that services hand out once (tokens); stored when created, replaced when they stop working.
-ISSUED = ("gogs-token", "jenkins-token", "jenkins-notify-token")
 
 
 def write_atomically(path: Path, content: str, mode: int = 0o644) -> bool:
@@ -89,9 +87,6 @@ class StateDir:
     def write_secret(self, name: str, value: str) -> None:
         write_atomically(self.secret_path(name), value + "\n", mode=0o600)
 
-    def delete_secret(self, name: str) -> None:
-        self.secret_path(name).unlink(missing_ok=True)
-
     def ensure_generated_secrets(self) -> list[str]:
         """Create any missing generated secret; returns the names created."""
         created = []
@@ -100,11 +95,3 @@ class StateDir:
                 self.write_secret(name, random_source.token_urlsafe(length))
                 created.append(name)
         return created
-
-    def all_secret_values(self) -> list[str]:
-        if not self.secrets_dir.is_dir():
-            return []
-        return [p.read_text().strip() for p in self.secrets_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
-
-    def exists(self) -> bool:
-        return self.root.is_dir()

@@ -128,12 +128,3 @@ class GogsConfigurator:
         self.client.request("PATCH", f"/api/v1/admin/users/{self.bot}", headers=self._token(),
                             json={"email": email, "password": password})
         return Outcome.UPDATED
-
-    def grant_bot_read(self, repo: str) -> Outcome:
-        """The bot clones as a read-only collaborator of each CI repo."""
-        path = f"/api/v1/repos/{self.org}/{repo}/collaborators"
-        current = self.client.request("GET", path, headers=self._token()).json()
-        if any(c.get("username") == self.bot for c in current):
-            return Outcome.UNCHANGED
-        self.client.request("PUT", f"{path}/{self.bot}", expect=(204,), headers=self._token(), json={"permission": "read"})
-        return Outcome.CREATED

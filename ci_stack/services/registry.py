@@ -108,7 +108,3 @@ class RegistryConfigurator:
         path = f"/v2/{SMOKE_REPOSITORY}/manifests"
         head = self.client.request("HEAD", f"{path}/{tag}", auth=self.auth, headers={"Accept": MANIFEST_TYPES})
         self.client.request("DELETE", f"{path}/{head.headers['Docker-Content-Digest']}", expect=(202,), auth=self.auth)
-
-    def tags(self, repository: str) -> list[str]:
-        found = self.client.request("GET", f"/v2/{repository}/tags/list", expect=(200, 404), auth=self.auth)
-        return sorted(found.json().get("tags") or []) if found.status_code == 200 else []
