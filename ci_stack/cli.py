@@ -12,6 +12,7 @@ from ci_stack import __version__
 from ci_stack.errors import EXIT_BAD_INPUT, EXIT_FAILED, CiStackError
 
 DEFAULT_TIMEOUT = 600
+DEFAULT_BUILD_TIMEOUT = 1800
 
 
 class CiStackGroup(click.Group):
@@ -157,6 +158,28 @@ def credentials(ctx, as_json):
         click.echo(json.dumps(found, indent=2))
     else:
         print_credentials(found)
+
+
+@cli.command(name="seed-repo")
+@click.argument("template", default="numbers")
+@click.option("--name", help="Repository and job name [default: the template's name].")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Build once and wait for the result.")
+@click.option("--timeout", default=DEFAULT_BUILD_TIMEOUT, show_default=True, type=click.IntRange(1),
+              help="Seconds to wait for the build.")
+@click.option("--force-push", is_flag=True, help="Replace an existing repository's history with the template.")
+@click.option("--list", "list_templates", is_flag=True, help="List the project templates and exit.")
+@click.pass_context
+def seed_repo(ctx, template, name, wait, timeout, force_push, list_templates):
+    """Push a demo project to Gogs, create its Jenkins pipeline and webhook, and build it."""
+    from ci_stack import seed
+    from ci_stack.ui import StepPrinter, print_progress, print_seed_result, print_templates
+
+    if list_templates:
+        print_templates(seed.project_templates())
+        return
+    result = seed.seed(load_stack(ctx), template, name, StepPrinter(), wait=wait, timeout=timeout,
+                       force_push=force_push, progress=print_progress)
+    print_seed_result(result)
 
 
 def main() -> None:

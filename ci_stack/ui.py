@@ -61,3 +61,24 @@ def print_credentials(found: dict) -> None:
         for field in ("username", "password", "token"):
             if field in values:
                 console.print(f"  {field:<9} {values[field] or '-'}", soft_wrap=True)
+
+
+def print_templates(templates: dict) -> None:
+    for template in templates.values():
+        console.print(f"{template.name:<10} {template.description}", soft_wrap=True)
+
+
+def print_progress(message: str) -> None:
+    console.print(f"  [dim]...[/]       {message}")
+
+
+def print_seed_result(result) -> None:
+    console.print(f"\nProject '{result.name}' is seeded.")
+    console.print(f"  repository {result.repository_url}")
+    console.print(f"  job        {result.job_url}")
+    if result.build is None:
+        console.print("  build      not started (--no-wait): the next push starts one")
+        return
+    console.print(f"  build      #{result.build.number} [green]{result.build.result}[/]")
+    for repository, tags in result.tags.items():
+        console.print(f"  image      {repository}: {', '.join(tags) or 'no tags'}")

@@ -82,7 +82,17 @@ class StackUnderTest:
 
     def teardown(self) -> None:
         self.run("down", "--volumes", "--yes", timeout=120)
+        self.remove_pushed_images()
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def remove_pushed_images(self) -> None:
+        """Local tags of images pushed to this stack's registry (push-pull checks, pipelines)."""
+        from python_on_whales import docker
+
+        prefix = f"localhost:{self.ports['registry']}/"
+        tags = [tag for image in docker.image.list() for tag in image.repo_tags if tag.startswith(prefix)]
+        if tags:
+            docker.image.remove(tags, force=True)
 
 
 @pytest.fixture

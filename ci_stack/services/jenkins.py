@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlparse
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from ci_stack.config import StackConfig
@@ -144,3 +147,92 @@ class JenkinsConfigurator:
         self.client.request("POST", f"{STORE}/credential/{credential_id}/config.xml", auth=self.token_auth,
                             headers=headers, data=body)
         return Outcome.UPDATED
+
+
+@dataclass(frozen=True)
+class Build:
+    number: int
+    result: str | None  # None while running
+
+
+class JenkinsJobs:
+    """Pipeline jobs and their builds, through the REST API with the stored API token."""
+
+    def __init__(self, config: StackConfig, state: StateDir):
+        self.client = ServiceClient(SERVICE, config.host_url(SERVICE))
+        self.auth = JenkinsConfigurator(config, state).token_auth
+
+    def request(self, method: str, path: str, **kwargs):
+        return self.client.request(method, path, auth=self.auth, **kwargs)
+
+    def ensure_job(self, name: str, config_xml: str) -> Outcome:
+        found = self.request("GET", f"/job/{name}/config.xml", expect=(200, 404))
+        headers = {"Content-Type": "application/xml"}
+        if found.status_code == 404:
+            self.request("POST", "/createItem", params={"name": name}, headers=headers, data=config_xml.encode())
+            return Outcome.CREATED
+        if job_fields(found.content) == job_fields(config_xml.encode()):
+            return Outcome.UNCHANGED
+        self.request("POST", f"/job/{name}/config.xml", headers=headers, data=config_xml.encode())
+        return Outcome.UPDATED
+
+    def last_build(self, name: str) -> Build | None:
+        last = self.request("GET", f"/job/{name}/api/json").json().get("lastBuild")
+        return self.build(name, last["number"]) if last else None
+
+    def build(self, name: str, number: int) -> Build:
+        found = self.request("GET", f"/job/{name}/{number}/api/json").json()
+        return Build(found["number"], found.get("result"))
+
+    def start_build(self, name: str) -> str:
+        """Queues a build; returns the path of its queue item."""
+        queued = self.request("POST", f"/job/{name}/build", expect=(201,))
+        return urlparse(queued.headers["Location"]).path.rstrip("/")
+
+    def wait_for_number(self, queue_path: str, timeout: float) -> int:
+        numbers: list[int] = []
+
+        def left_queue() -> bool:
+            item = self.request("GET", f"{queue_path}/api/json").json()
+            if item.get("cancelled"):
+                raise ServiceError(SERVICE, "build", f"queue item {item.get('id')} was cancelled")
+            if item.get("executable"):
+                numbers.append(item["executable"]["number"])
+            return bool(numbers)
+        wait_until(left_queue, timeout, "the queued build to start", SERVICE, interval=1)
+        return numbers[0]
+
+    def wait_for_result(self, name: str, number: int, timeout: float) -> Build:
+        found: list[Build] = []
+
+        def finished() -> bool:
+            found[:] = [self.build(name, number)]
+            return found[0].result is not None
+        wait_until(finished, timeout, f"build #{number} of {name} to finish", SERVICE, interval=1)
+        return found[0]
+
+
+# What seed-repo manages in a pipeline job. Jenkins gives config.xml back in its own form (XML 1.1,
+# plugin versions, defaults filled in), so the two are compared on these fields, not as text.
+JOB_FIELDS = (
+    "description",
+    "definition/scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/url",
+    "definition/scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/credentialsId",
+    "definition/scm/branches/hudson.plugins.git.BranchSpec/name",
+    "definition/scriptPath",
+    "definition/lightweight",
+    ".//hudson.triggers.SCMTrigger/spec",
+    ".//hudson.triggers.SCMTrigger/ignorePostCommitHooks",
+    "disabled",
+)
+
+
+def job_fields(config_xml: bytes) -> dict[str, str | None]:
+    try:
+        root = ElementTree.fromstring(config_xml)
+    except ElementTree.ParseError:
+        return {}
+    definition = root.find("definition")
+    fields = {path: (root.findtext(path) or "").strip() if root.find(path) is not None else None for path in JOB_FIELDS}
+    fields["definition@class"] = definition.get("class") if definition is not None else None
+    return fields

@@ -32,6 +32,19 @@ def registry_username(config: StackConfig) -> str | None:
     return config.get("admin", "username") if config.get("registry", "auth") else None
 
 
+def registry_auth(config: StackConfig, state: StateDir) -> tuple[str, str] | None:
+    username = registry_username(config)
+    return (username, state.read_secret("registry-password")) if username else None
+
+
+def image_tags(config: StackConfig, state: StateDir, repository: str) -> list[str]:
+    """The repository's tags, newest build first; none when the registry has never seen it."""
+    client = ServiceClient(SERVICE, config.host_url(SERVICE))
+    found = client.request("GET", f"/v2/{repository}/tags/list", expect=(200, 404), auth=registry_auth(config, state))
+    tags = (found.json().get("tags") or []) if found.status_code == 200 else []
+    return sorted(tags, key=lambda tag: (not tag.startswith("build-"), -int(tag[6:]) if tag[6:].isdigit() else 0, tag))
+
+
 def htpasswd_content(username: str, password: str, current: str | None) -> str:
     """A bcrypt htpasswd line (the only hash the registry accepts); the current file is kept while
     it still matches, so a re-run does not touch the file the registry watches."""
@@ -53,11 +66,10 @@ class RegistryConfigurator:
     def __init__(self, config: StackConfig, state: StateDir, engine: Engine):
         self.config, self.state, self.engine = config, state, engine
         self.client = ServiceClient(SERVICE, config.host_url(SERVICE))
-        self.username = registry_username(config)
 
     @property
     def auth(self) -> tuple[str, str] | None:
-        return (self.username, self.state.read_secret("registry-password")) if self.username else None
+        return registry_auth(self.config, self.state)
 
     def steps(self, timeout: float) -> list[Step]:
         return [
