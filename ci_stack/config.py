@@ -141,6 +141,11 @@ class StackConfig:
         return f"http://{host}:{self.port(service)}"
 
     @property
+    def registry_username(self) -> str | None:
+        """The registry's only user when `[registry] auth` is on: the admin."""
+        return self.get("admin", "username") if self.get("registry", "auth") else None
+
+    @property
     def builds_jenkins(self) -> bool:
         return not self.values["images"]["jenkins"]
 

@@ -34,6 +34,26 @@ class ServiceState:
         return self.state == "running" and self.health == "healthy"
 
 
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    service: str
+    state: str
+    health: str  # healthy, starting, unhealthy or "none" (no health check)
+    host_ports: frozenset[int]
+
+
+def _snapshot(container) -> ContainerInfo:
+    """Every field read at once: python-on-whales inspects a container again whenever its cached
+    result is older than 10 ms, so reading fields later would cost one `docker inspect` each."""
+    state = container.state
+    ports = container.network_settings.ports or {}
+    return ContainerInfo(
+        container.id, container.config.labels.get(SERVICE_LABEL), state.status,
+        state.health.status if state.health else "none",
+        frozenset(int(b["HostPort"]) for bindings in ports.values() for b in bindings or []))
+
+
 def first_line(exc: DockerException) -> str:
     text = (exc.stderr or exc.stdout or str(exc)).strip()
     lines = [line for line in text.splitlines() if line.strip()]
@@ -65,13 +85,26 @@ class Engine:
             raise EngineUnavailable(f"cannot reach the Docker engine: {first_line(exc)}") from None
         except FileNotFoundError:
             raise EngineUnavailable("the docker CLI is not installed") from None
-        if not self.docker.compose.is_installed():
-            raise EngineUnavailable("Docker Compose v2 is not installed (the `docker compose` CLI plugin)")
+        self.check_compose()
 
-    def containers(self) -> dict[str, object]:
+    def check_compose(self) -> None:
+        try:
+            self.docker.compose.version()
+        except DockerException:
+            raise EngineUnavailable("Docker Compose v2 is not installed (the `docker compose` CLI plugin)") from None
+        except FileNotFoundError:
+            raise EngineUnavailable("the docker CLI is not installed") from None
+
+    def containers(self) -> dict[str, ContainerInfo]:
         """The project's containers by service name, found by label so it works without the files."""
-        found = self.docker.container.list(all=True, filters=self._project_filter)
-        return {c.config.labels.get(SERVICE_LABEL): c for c in found}
+        try:
+            found = self.docker.container.list(all=True, filters=self._project_filter)
+            return {info.service: info for info in map(_snapshot, found)}
+        except (DockerException, FileNotFoundError) as exc:
+            # Commands that only look skip the up-front engine check; a failure is explained here.
+            self.check_available()
+            detail = first_line(exc) if isinstance(exc, DockerException) else str(exc)
+            raise OperationFailed(f"listing the containers failed: {detail}") from None
 
     def container_ids(self) -> dict[str, str]:
         return {service: c.id for service, c in self.containers().items()}
@@ -85,27 +118,18 @@ class Engine:
             if container is None:
                 states.append(ServiceState(service, "missing", "missing", None, url))
                 continue
-            health = container.state.health.status if container.state.health else "none"
-            states.append(ServiceState(service, container.state.status, health, container.id, url))
+            states.append(ServiceState(service, container.state, container.health, container.id, url))
         return states
 
-    def check_ports_free(self) -> None:
+    def check_ports_free(self, containers: dict[str, ContainerInfo]) -> None:
         """Fail before starting anything when a port we publish is taken by something else."""
-        ours = self._published_by_project()
+        ours = {port for container in containers.values() for port in container.host_ports}
         for service in SERVICES:
             port = self.config.port(service)
             if port in ours:
                 continue
             if _port_taken(self.config.bind, port):
                 raise PortInUse(service, self.config.bind, port)
-
-    def _published_by_project(self) -> set[int]:
-        ports = set()
-        for container in self.containers().values():
-            for bindings in (container.network_settings.ports or {}).values():
-                for binding in bindings or []:
-                    ports.add(int(binding["HostPort"]))
-        return ports
 
     def image_exists(self, image: str) -> bool:
         return self.docker.image.exists(image)
@@ -124,7 +148,7 @@ class Engine:
             return
         # The rendered files are gone (state dir removed): clean up by label instead.
         for container in self.containers().values():
-            container.remove(force=True)
+            self.docker.container.remove(container.id, force=True)
         for network in self.docker.network.list(filters=self._project_filter):
             network.remove()
         if volumes:
@@ -142,7 +166,7 @@ class Engine:
         container = self.containers().get(service)
         if container is None:
             raise OperationFailed(f"{service} has no container: run `ci-stack up`")
-        return self.docker.container.execute(container, command, user=user, env_files=env_files or ())
+        return self.docker.container.execute(container.id, command, user=user, env_files=env_files or ())
 
     def _compose(self, verb: str, call) -> None:
         try:

@@ -1,21 +1,24 @@
-"""What the commands do, below the CLI: render, up, status, down and credentials for one stack."""
+"""What the commands do, below the CLI: render, up, status, down and credentials for one stack.
+
+status, down, logs and credentials run many times a day, in scripts: they import only the engine.
+Rendering (jinja2) and configuring (requests, bcrypt) are imported by the commands that need them.
+"""
 
 from __future__ import annotations
 
 import time
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ci_stack import render
 from ci_stack.config import SERVICES, StackConfig
-from ci_stack.engine import Engine
+from ci_stack.engine import ContainerInfo, Engine
 from ci_stack.errors import OperationFailed
-from ci_stack.http import wait_until
-from ci_stack.services.gogs import GogsConfigurator
-from ci_stack.services.jenkins import JenkinsConfigurator
-from ci_stack.services.registry import RegistryConfigurator, htpasswd_content, registry_username
 from ci_stack.state import GENERATED, StateDir
 from ci_stack.steps import Outcome, Reporter, Runner, Step
+
+if TYPE_CHECKING:
+    from ci_stack.render import RenderedFile
 
 
 class Stack:
@@ -29,8 +32,11 @@ class Stack:
 
     # -- render ----------------------------------------------------------------------------
 
-    def rendered_files(self) -> list[render.RenderedFile]:
-        username = registry_username(self.config)
+    def rendered_files(self) -> list[RenderedFile]:
+        from ci_stack import render
+        from ci_stack.services.registry import htpasswd_content
+
+        username = self.config.registry_username
         htpasswd = None
         if username:
             current_path = self.state.root / "registry" / "htpasswd"
@@ -40,32 +46,39 @@ class Stack:
 
     def render(self, output: Path | None = None) -> Path:
         """`ci-stack render`: secrets are generated first so every rendered file is complete."""
+        from ci_stack.render import write_rendered
+
         target = output or self.state.root
         self.state.ensure()
         self.state.ensure_generated_secrets()
         files = self.rendered_files()
         target.mkdir(parents=True, exist_ok=True)
-        render.write_rendered(files, target)
+        write_rendered(files, target)
         return target
 
     # -- up --------------------------------------------------------------------------------
 
-    def preflight(self) -> None:
-        """Every check that can fail on bad input or environment, before anything is changed."""
+    def preflight(self) -> dict[str, ContainerInfo]:
+        """Every check that can fail on bad input or environment, before anything is changed.
+        Returns the project's containers as they are now (listing them proves the engine answers)."""
+        from ci_stack.render import docker_socket_gid
+
         self.state.check_writable()
-        render.docker_socket_gid()
-        self.engine.check_available()
-        self.engine.check_ports_free()
+        docker_socket_gid()
+        self.engine.check_compose()
+        before = self.engine.containers()
+        self.engine.check_ports_free(before)
+        return before
 
     def up(self, reporter: Reporter, timeout: float, configure: bool = True) -> Runner:
-        self.preflight()
+        before = self.preflight()
         runner = Runner(reporter)
         deadline = time.monotonic() + timeout
         remaining = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
         steps = [Step("state.secrets", self._ensure_secrets), Step("render", self._render_step)]
         if self.config.builds_jenkins:
             steps.append(Step("jenkins.image", self._ensure_jenkins_image))
-        steps.append(Step("compose.up", self._start))
+        steps.append(Step("compose.up", lambda: self._start(before)))
         runner.run(steps)
         if configure:
             runner.run_parallel(self.configuration_chains(remaining))
@@ -73,6 +86,10 @@ class Stack:
         return runner
 
     def configuration_chains(self, remaining) -> list[list[Step]]:
+        from ci_stack.services.gogs import GogsConfigurator
+        from ci_stack.services.jenkins import JenkinsConfigurator
+        from ci_stack.services.registry import RegistryConfigurator
+
         gogs = GogsConfigurator(self.config, self.state, self.engine)
         registry = RegistryConfigurator(self.config, self.state, self.engine)
         jenkins = JenkinsConfigurator(self.config, self.state)
@@ -89,8 +106,10 @@ class Stack:
         return Outcome.CREATED if len(created) == len(GENERATED) else Outcome.UPDATED
 
     def _render_step(self) -> Outcome:
+        from ci_stack.render import write_rendered
+
         first = not (self.state.root / "compose.yaml").exists()
-        changed = render.write_rendered(self.rendered_files(), self.state.root)
+        changed = write_rendered(self.rendered_files(), self.state.root)
         if first:
             return Outcome.CREATED
         return Outcome.UPDATED if changed else Outcome.UNCHANGED
@@ -102,15 +121,16 @@ class Stack:
         self.engine.build("jenkins")
         return Outcome.CREATED
 
-    def _start(self) -> Outcome:
-        before = self.engine.container_ids()
+    def _start(self, before: dict[str, ContainerInfo]) -> Outcome:
         self.engine.up()
         after = self.engine.container_ids()
         if not before:
             return Outcome.CREATED
-        return Outcome.UNCHANGED if before == after else Outcome.UPDATED
+        return Outcome.UNCHANGED if {s: c.id for s, c in before.items()} == after else Outcome.UPDATED
 
     def _wait_healthy(self, timeout: float) -> Outcome:
+        from ci_stack.http import wait_until
+
         def all_healthy() -> bool:
             states = self.engine.service_states()
             broken = [s.service for s in states if s.state not in ("running", "missing") or s.health == "unhealthy"]
@@ -123,7 +143,6 @@ class Stack:
     # -- other commands --------------------------------------------------------------------
 
     def status(self):
-        self.engine.check_available()
         return self.engine.service_states()
 
     def down(self, volumes: bool) -> None:
@@ -133,7 +152,7 @@ class Stack:
     def credentials(self) -> dict[str, dict[str, str | None]]:
         admin = self.config.get("admin", "username")
         secret = self.state.read_secret
-        registry_user = registry_username(self.config)
+        registry_user = self.config.registry_username
         return {
             "gogs": {"url": self.config.host_url("gogs"), "username": admin,
                      "password": secret("gogs-admin-password"), "token": secret("gogs-token")},
