@@ -148,7 +148,7 @@ class Engine:
             return
         # The rendered files are gone (state dir removed): clean up by label instead.
         for container in self.containers().values():
-            self.docker.container.remove(container.id, force=True)
+            self.docker.container.remove(container.id, force=True, volumes=volumes)
         for network in self.docker.network.list(filters=self._project_filter):
             network.remove()
         if volumes:

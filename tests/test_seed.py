@@ -47,8 +47,8 @@ def job_state(stack, name: str) -> dict:
     return jenkins_get(stack, f"/job/{name}/api/json").json()
 
 
-def registry_tags(stack, repository: str) -> list[str]:
-    found = requests.get(f"{stack.url('registry')}/v2/{repository}/tags/list", timeout=10)
+def registry_tags(stack, repository: str, auth=None) -> list[str]:
+    found = requests.get(f"{stack.url('registry')}/v2/{repository}/tags/list", timeout=10, auth=auth)
     return sorted(found.json().get("tags") or []) if found.status_code == 200 else []
 
 
@@ -75,18 +75,22 @@ class HostGit:
 
 
 def run_pipeline(stack, name: str, build_number: str, env_dir: Path, prepare: str = "",
-                 scripts=("verify", "build", "test", "push")) -> tuple[bool, str]:
+                 scripts=("verify", "build", "test", "push"), extra_env: dict | None = None) -> tuple[bool, str]:
     """Clone the seeded repository from Gogs and run its ci/ scripts the way the Jenkins container
     does: uid 1000, the host's Docker socket mounted, the socket's group added, on the stack's network."""
     env_file = env_dir / f"pipeline-{name}-{build_number}.env"
     env_file.write_text(f"GIT_USER=jenkins\nGIT_PASSWORD={stack.secret('gogs-bot-password')}\n"
                         f"REGISTRY=localhost:{stack.ports['registry']}\nBUILD_NUMBER={build_number}\n"
-                        f"PYTHON_IMAGE={offline_env()['PYTHON_IMAGE']}\n")
+                        f"PYTHON_IMAGE={offline_env()['PYTHON_IMAGE']}\n"
+                        + "".join(f"{key}={value}\n" for key, value in (extra_env or {}).items()))
     env_file.chmod(0o600)
     steps = " && ".join(f"ci/{script}.sh" for script in scripts)
-    script = (f"printf '%s' '{ASKPASS}' > /tmp/askpass && chmod 700 /tmp/askpass && "
+    script = ("exec 2>&1 && "  # one stream: python-on-whales returns only stdout
+              f"printf '%s' '{ASKPASS}' > /tmp/askpass && chmod 700 /tmp/askpass && "
               f"GIT_ASKPASS=/tmp/askpass git clone -q http://gogs:3000/ci/{name}.git work && cd work && "
-              f"{prepare or 'true'} && {steps}")
+              f"{prepare or 'true'} && {steps}; verdict=$?; "
+              # Like the Jenkinsfile's post { always }: the test project and the e2e image go.
+              "ci/cleanup.sh >/dev/null 2>&1; exit $verdict")
     socket = "/var/run/docker.sock"
     try:
         output = docker.run(offline_env()["PIPELINE_AGENT_IMAGE"], ["bash", "-c", script], remove=True,
@@ -279,3 +283,29 @@ def test_broken_unit_test_fails_the_build_and_pushes_nothing(seeded, tmp_path):
     assert "build: built" not in output
     assert registry_tags(stack, "ci/numbers-api") == tags_before
     assert "build-9" not in registry_tags(stack, "ci/numbers-web")
+
+
+def test_pipeline_pushes_to_a_registry_with_auth(make_stack, tmp_path):
+    """[registry] auth = true: up creates the `registry` credential in Jenkins, the seeded
+    Jenkinsfile binds it for the Push stage, and ci/push.sh logs in with it."""
+    stack = make_stack(extra_env={"CI_STACK_REGISTRY_AUTH": "true"})
+    up = stack.run("up", "--timeout", "300")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert step_outcomes(up.stdout)["jenkins.credentials.registry"] == "created"
+    credentials = ("ciadmin", stack.secret("registry-password"))
+    assert requests.get(f"{stack.url('registry')}/v2/", timeout=10).status_code == 401
+    assert requests.get(f"{stack.url('registry')}/v2/", timeout=10, auth=credentials).status_code == 200
+
+    seeded = stack.run("seed-repo", "site", "--no-wait")
+    assert seeded.returncode == 0, seeded.stderr
+    git = HostGit(stack, tmp_path)
+    git("clone", "-q", f"{stack.url('gogs')}/ci/site.git", str(tmp_path / "site"))
+    assert "credentialsId: 'registry'" in (tmp_path / "site" / "Jenkinsfile").read_text()
+
+    anonymous, output = run_pipeline(stack, "site", "4", tmp_path, scripts=("build", "push"))
+    assert not anonymous and "no basic auth credentials" in output
+    ok, output = run_pipeline(stack, "site", "5", tmp_path, scripts=("build", "push"),
+                              extra_env={"REGISTRY_USER": credentials[0], "REGISTRY_PASSWORD": credentials[1]})
+    assert ok, output[-3000:]
+    assert registry_tags(stack, "ci/site", auth=credentials) == ["build-5", "latest"]
+    assert credentials[1] not in output
