@@ -37,6 +37,7 @@ GOGS_INTERNAL_URL = "http://gogs:3000"
 JENKINS_INTERNAL_URL = "http://jenkins:8080"
 GIT_TIMEOUT = 120
 JOB_CREDENTIALS_ID = "gogs"
+PROGRESS_INTERVAL = 15  # seconds between "still running" lines while a build runs
 
 
 @dataclass(frozen=True)
@@ -268,8 +269,14 @@ class Seeder:
             number = self.jobs.wait_for_number(queue_path, remaining())
         else:
             number = last.number
-        progress(f"build #{number} running: {self.build_url(number)}console")
-        return self.jobs.wait_for_result(self.name, number, remaining())
+        progress(f"build #{number}: {self.build_url(number)}console")
+        reported = [0]
+
+        def still_running(seconds: float) -> None:
+            if seconds >= reported[0] + PROGRESS_INTERVAL:
+                reported[0] = int(seconds // PROGRESS_INTERVAL) * PROGRESS_INTERVAL
+                progress(f"build #{number} still running after {reported[0]} s")
+        return self.jobs.wait_for_result(self.name, number, remaining(), still_running)
 
     def build_url(self, number: int) -> str:
         return f"{self.stack.config.host_url('jenkins')}/job/{self.name}/{number}/"

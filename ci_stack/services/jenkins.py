@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlparse
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -202,11 +204,15 @@ class JenkinsJobs:
         wait_until(left_queue, timeout, "the queued build to start", SERVICE, interval=1)
         return numbers[0]
 
-    def wait_for_result(self, name: str, number: int, timeout: float) -> Build:
+    def wait_for_result(self, name: str, number: int, timeout: float,
+                        still_running: Callable[[float], None] = lambda seconds: None) -> Build:
         found: list[Build] = []
+        started = time.monotonic()
 
         def finished() -> bool:
             found[:] = [self.build(name, number)]
+            if found[0].result is None:
+                still_running(time.monotonic() - started)
             return found[0].result is not None
         wait_until(finished, timeout, f"build #{number} of {name} to finish", SERVICE, interval=1)
         return found[0]
