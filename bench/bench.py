@@ -16,7 +16,6 @@ import platform
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,26 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from offline import cli_env, free_ports  # noqa: E402 (shared with the tests)
+
 CLI = [sys.executable, "-m", "ci_stack"]
 COMMAND_TIMEOUT = 600  # seconds; every command is bounded
 RESULTS = ROOT / "bench" / "RESULTS.md"
 # Steps whose end means "this service is configured", from `ci-stack up`'s step lines.
 CONFIGURED_STEP = {"gogs": "gogs.bot", "registry": "registry.push-pull", "jenkins": "jenkins.credentials.gogs"}
-
-
-def offline_env() -> dict[str, str]:
-    pairs = {}
-    for line in (ROOT / "compose" / "offline.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -55,18 +42,14 @@ class BenchStack:
 
     workdir: Path
     project: str = field(default_factory=lambda: f"cibench-{secrets.token_hex(3)}")
-    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in ("gogs", "registry", "jenkins")})
+    ports: dict[str, int] = field(default_factory=free_ports)
 
     @property
     def state_dir(self) -> Path:
         return self.workdir / "state"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CI_STACK_")}
-        env.update(offline_env())
-        env.update({"CI_STACK_PROJECT_NAME": self.project, "CI_STACK_STATE_DIR": str(self.state_dir)})
-        env.update({f"CI_STACK_PORTS_{s.upper()}": str(p) for s, p in self.ports.items()})
-        return env
+        return cli_env(self.project, self.state_dir, self.ports)
 
     def run(self, command: list[str]) -> tuple[float, str]:
         """Wall time of one command; a failing command stops the benchmark with its output."""

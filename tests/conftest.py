@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +12,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from offline import cli_env, free_ports
+
 CLI = [sys.executable, "-m", "ci_stack"]
-
-
-def offline_env() -> dict[str, str]:
-    pairs = {}
-    for line in (ROOT / "compose" / "offline.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def start_server(command: list, url: str, log: Path, env: dict | None = None) -> subprocess.Popen:
@@ -42,12 +32,6 @@ def start_server(command: list, url: str, log: Path, env: dict | None = None) ->
     raise RuntimeError(f"{command} did not answer on {url}: see {log}")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class StackUnderTest:
     """One test's stack: its own project name, state dir and free ports."""
@@ -55,14 +39,11 @@ class StackUnderTest:
     state_dir: Path
     workdir: Path  # the CLI's working directory (no ci-stack.toml there)
     project: str = field(default_factory=lambda: f"cistest-{secrets.token_hex(4)}")
-    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in ("gogs", "registry", "jenkins")})
+    ports: dict[str, int] = field(default_factory=free_ports)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CI_STACK_")}
-        env.update(offline_env())
-        env.update({"CI_STACK_PROJECT_NAME": self.project, "CI_STACK_STATE_DIR": str(self.state_dir)})
-        env.update({f"CI_STACK_PORTS_{s.upper()}": str(p) for s, p in self.ports.items()})
+        env = cli_env(self.project, self.state_dir, self.ports)
         env.update(self.extra_env)
         return env
 

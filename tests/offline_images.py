@@ -20,7 +20,8 @@ from pathlib import Path
 
 from python_on_whales import docker
 
-ROOT = Path(__file__).resolve().parent.parent
+from offline import ROOT, offline_env
+
 BASE_IMAGE = "ci-stack-offline/base:bookworm"
 HASH_LABEL = "org.ci-stack.inputs-hash"
 DEBIAN_MIRROR = os.environ.get("CI_STACK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -33,16 +34,6 @@ class OfflineImage:
     dockerfile: Path
     inputs: tuple[Path, ...]  # what the image is built from, for the inputs hash
     adds_compose: bool = False  # the Compose v2 binary is copied into the build context
-
-
-def offline_env() -> dict[str, str]:
-    pairs = {}
-    for line in (ROOT / "compose" / "offline.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key] = value
-    return pairs
 
 
 def _own_context(folder: str) -> tuple[Path, Path, tuple[Path, ...]]:

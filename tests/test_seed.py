@@ -19,7 +19,8 @@ import requests
 from python_on_whales import docker
 from python_on_whales.exceptions import DockerException
 
-from conftest import offline_env, step_outcomes
+from conftest import step_outcomes
+from offline import offline_env
 
 pytestmark = pytest.mark.integration
 SEED_STEPS = ("seed.repo", "seed.bot-access", "seed.push", "seed.job", "seed.webhook")

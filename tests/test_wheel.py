@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT
+from offline import ROOT
 
 pytestmark = pytest.mark.integration
 

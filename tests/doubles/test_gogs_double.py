@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, start_server
+from conftest import start_server
+from offline import free_port
 
 DOUBLE = Path(__file__).resolve().parent / "gogs" / "gogs_double.py"
 TRANSCRIPTS = Path(__file__).resolve().parent / "reference" / "gogs-0.11.95-api-transcripts.md"

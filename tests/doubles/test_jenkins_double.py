@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, start_server
+from conftest import start_server
+from offline import free_port
 
 DOUBLE = Path(__file__).resolve().parent / "jenkins" / "jenkins_double.py"
 JOB = """<flow-definition plugin="workflow-job"><properties>
