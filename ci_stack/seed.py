@@ -278,6 +278,12 @@ class Seeder:
                 progress(f"build #{number} still running after {reported[0]} s")
         return self.jobs.wait_for_result(self.name, number, remaining(), still_running)
 
+    def require_success(self, build: Build) -> Build:
+        if build.result != "SUCCESS":
+            raise OperationFailed(f"build #{build.number} of {self.name} finished {build.result}: "
+                                  f"see {self.build_url(build.number)}console")
+        return build
+
     def build_url(self, number: int) -> str:
         return f"{self.stack.config.host_url('jenkins')}/job/{self.name}/{number}/"
 
@@ -298,9 +304,5 @@ def seed(stack: Stack, template_name: str, name: str | None, reporter: Reporter,
     result = SeedResult(seeder.name, seeder.clone_url, job_url, None, {})
     if not wait:
         return result
-    build = seeder.follow_build(timeout, progress)
-    result = SeedResult(seeder.name, seeder.clone_url, job_url, build, seeder.image_tags())
-    if build.result != "SUCCESS":
-        raise OperationFailed(f"build #{build.number} of {seeder.name} finished {build.result}: "
-                              f"see {seeder.build_url(build.number)}console")
-    return result
+    build = seeder.require_success(seeder.follow_build(timeout, progress))
+    return SeedResult(seeder.name, seeder.clone_url, job_url, build, seeder.image_tags())

@@ -125,3 +125,51 @@ def test_job_xml_is_a_pipeline_from_scm_with_a_post_commit_trigger():
     assert root.findtext(".//hudson.plugins.git.BranchSpec/name") == "*/main"
     assert root.findtext(".//hudson.triggers.SCMTrigger/ignorePostCommitHooks") == "false"
     assert root.findtext(".//scriptPath") == "Jenkinsfile"
+
+
+class FakeJobs:
+    """Stands in for JenkinsJobs: records what follow_build asked for."""
+
+    def __init__(self, last_build, result="SUCCESS"):
+        self.last, self.result, self.started = last_build, result, []
+
+    def last_build(self, name):
+        return self.last
+
+    def start_build(self, name):
+        self.started.append(name)
+        return "/queue/item/7"
+
+    def wait_for_number(self, queue_path, timeout):
+        return 2 if self.last else 1
+
+    def wait_for_result(self, name, number, timeout, still_running):
+        still_running(31)  # one line, rounded down to the 15 s interval
+        return seed.Build(number, self.result)
+
+
+def make_seeder(jobs, changed):
+    seeder = seed.Seeder.__new__(seed.Seeder)
+    seeder.name, seeder.jobs, seeder.changed = "demo", jobs, changed
+    seeder.build_url = lambda number: f"http://127.0.0.1:8080/job/demo/{number}/"
+    return seeder
+
+
+@pytest.mark.parametrize("last, changed, starts", [(None, False, True), (seed.Build(1, "SUCCESS"), True, True),
+                                                   (seed.Build(1, "SUCCESS"), False, False)])
+def test_a_build_starts_when_something_changed_or_none_exists(last, changed, starts):
+    jobs = FakeJobs(last)
+    lines = []
+    seeder = make_seeder(jobs, changed)
+    build = seeder.follow_build(60, lines.append)
+    assert bool(jobs.started) is starts
+    assert build.number == (1 if last is None else 2 if starts else 1)
+    assert lines[-1] == f"build #{build.number} still running after 30 s"
+
+
+def test_a_failed_build_is_one_error_with_the_console_url():
+    from ci_stack.errors import OperationFailed
+
+    seeder = make_seeder(FakeJobs(None, "FAILURE"), True)
+    with pytest.raises(OperationFailed, match=r"^build #1 of demo finished FAILURE: see http://127.0.0.1:8080/job/demo/1/console$"):
+        seeder.require_success(seeder.follow_build(60, lambda line: None))

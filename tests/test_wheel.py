@@ -1,4 +1,5 @@
-"""Issue 2, Done 3: a wheel built from the repo, in a fresh venv, renders from another folder."""
+"""Issue 2, Done 3: a wheel built from the repo, in a fresh venv, renders from another folder and
+carries the demo project templates."""
 
 from __future__ import annotations
 
@@ -28,3 +29,9 @@ def test_wheel_carries_templates_and_renders_elsewhere(tmp_path):
                             cwd=elsewhere, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "state" / "compose.yaml").is_file() and (tmp_path / "state" / "gogs" / "app.ini").is_file()
+    assert "ci_stack/templates/projects/numbers/project.toml" in names
+    assert "ci_stack/templates/projects/_pipeline/ci/build.sh" in names
+    listed = subprocess.run([venv / "bin" / "ci-stack", "seed-repo", "--list"], cwd=elsewhere, capture_output=True,
+                            text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["numbers", "site"]
