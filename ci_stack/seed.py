@@ -131,23 +131,27 @@ class GitRemote:
             raise BadInput("git is not installed: seed-repo pushes with it (apt-get install git)")
         self.url, self.username, self.password = url, username, password
 
-    def run(self, args: list[str], cwd: Path, askpass_dir: Path) -> str:
+    def run(self, args: list[str], cwd: Path, askpass_dir: Path, settings: tuple[str, ...] = ()) -> str:
+        """`git <args>` with `-c` for each of `settings`; errors name the subcommand and the remote."""
         askpass = askpass_dir / "askpass.sh"
         if not askpass.exists():
             askpass.write_text('#!/bin/sh\ncase "$1" in Username*) printf %s "$CI_STACK_GIT_USERNAME";; '
                                '*) printf %s "$CI_STACK_GIT_PASSWORD";; esac\n')
             askpass.chmod(0o700)
+        # The user's own git configuration stays out: a credential helper would store the token, and
+        # commit signing or URL rewrites would break or redirect the seed commit.
         env = {**os.environ, "GIT_ASKPASS": str(askpass), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+               "GIT_CONFIG_GLOBAL": os.devnull,
                "CI_STACK_GIT_USERNAME": self.username, "CI_STACK_GIT_PASSWORD": self.password}
-        # No credential helper may store the password on the user's behalf.
-        command = ["git", "-c", "credential.helper=", *args]
+        overrides = ("credential.helper=", "commit.gpgsign=false", *settings)
+        command = ["git", *(flag for setting in overrides for flag in ("-c", setting)), *args]
         try:
             done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise OperationFailed(f"git {args[0]} to {self.url} did not finish within {GIT_TIMEOUT} s") from None
+            raise OperationFailed(f"git {args[0]} ({self.url}) did not finish within {GIT_TIMEOUT} s") from None
         if done.returncode != 0:
             detail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-            raise OperationFailed(f"git {args[0]} {self.url} failed: {detail}")
+            raise OperationFailed(f"git {args[0]} ({self.url}) failed: {detail}")
         return done.stdout
 
     def head(self, branch: str) -> str | None:
@@ -166,10 +170,9 @@ class GitRemote:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(file.content)
                 path.chmod(0o755 if file.executable else 0o644)
-            identity = ["-c", f"user.name={author[0]}", "-c", f"user.email={author[1]}"]
             self.run(["init", "-q", "-b", branch], tree, tools)
             self.run(["add", "--all"], tree, tools)
-            self.run([*identity, "commit", "-q", "-m", message], tree, tools)
+            self.run(["commit", "-q", "-m", message], tree, tools, (f"user.name={author[0]}", f"user.email={author[1]}"))
             self.run(["push", "-q", *(["--force"] if force else []), self.url, f"HEAD:refs/heads/{branch}"], tree, tools)
 
 

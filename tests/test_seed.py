@@ -310,3 +310,20 @@ def test_pipeline_pushes_to_a_registry_with_auth(make_stack, tmp_path):
     assert ok, output[-3000:]
     assert registry_tags(stack, "ci/site", auth=credentials) == ["build-5", "latest"]
     assert credentials[1] not in output
+
+
+def test_the_users_git_config_neither_breaks_nor_keeps_the_push(seeded, tmp_path):
+    """A developer's ~/.gitconfig with commit signing and a storing credential helper: the seed
+    commit is still made and pushed, and no credential lands in their home."""
+    stack, _ = seeded
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[commit]\n\tgpgsign = true\n[credential]\n\thelper = store\n")
+    stack.extra_env["HOME"] = str(home)
+    try:
+        seeded_again = stack.run("seed-repo", "site", "--name", "site-home", "--no-wait")
+    finally:
+        del stack.extra_env["HOME"]
+    assert seeded_again.returncode == 0, seeded_again.stderr
+    assert step_outcomes(seeded_again.stdout)["seed.push"] == "created"
+    assert sorted(p.name for p in home.iterdir()) == [".gitconfig"]
