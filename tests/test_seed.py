@@ -327,3 +327,17 @@ def test_the_users_git_config_neither_breaks_nor_keeps_the_push(seeded, tmp_path
     assert seeded_again.returncode == 0, seeded_again.stderr
     assert step_outcomes(seeded_again.stdout)["seed.push"] == "created"
     assert sorted(p.name for p in home.iterdir()) == [".gitconfig"]
+
+
+def test_force_push_replaces_the_history_with_the_template(seeded, tmp_path):
+    stack, _ = seeded
+    git = HostGit(stack, tmp_path)
+    url = f"{stack.url('gogs')}/ci/numbers.git"
+    before = git.heads(url)["refs/heads/main"]
+    forced = stack.run("seed-repo", "numbers", "--force-push", "--no-wait")
+    assert forced.returncode == 0, forced.stderr
+    assert step_outcomes(forced.stdout)["seed.push"] == "updated"
+    assert git.heads(url)["refs/heads/main"] != before
+    git("clone", "-q", url, str(tmp_path / "forced"))
+    assert git("log", "--format=%s", cwd=tmp_path / "forced").splitlines() == ["Seed from the ci-stack template 'numbers'"]
+    assert not (tmp_path / "forced" / "CHANGELOG.md").exists()
