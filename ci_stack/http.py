@@ -4,7 +4,7 @@ errors that name the service, the call and the status."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -14,6 +14,7 @@ from ci_stack.errors import ServiceError, ServiceUnreachable
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 30
+T = TypeVar("T")
 
 
 def new_session() -> requests.Session:
@@ -54,12 +55,13 @@ class ServiceClient:
         return response
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, service: str, interval: float = 0.5) -> None:
-    """Poll `check` until it returns True, for at most `timeout` seconds."""
+def wait_until(check: Callable[[], T], timeout: float, what: str, service: str, interval: float = 0.5) -> T:
+    """Poll `check` until it returns something truthy, for at most `timeout` seconds; returns that."""
     deadline = time.monotonic() + timeout
     while True:
-        if check():
-            return
+        found = check()
+        if found:
+            return found
         if time.monotonic() >= deadline:
             raise ServiceError(service, "wait", f"{what} not reached within {timeout:.0f} s")
         time.sleep(interval)

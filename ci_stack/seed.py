@@ -15,6 +15,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
@@ -38,6 +39,8 @@ JENKINS_INTERNAL_URL = "http://jenkins:8080"
 GIT_TIMEOUT = 120
 JOB_CREDENTIALS_ID = "gogs"
 PROGRESS_INTERVAL = 15  # seconds between "still running" lines while a build runs
+# Files in a template folder that describe it rather than belong to the project.
+NOT_PUSHED = ("project.toml", "README.txt")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def render_project(template: ProjectTemplate, context: dict) -> list[ProjectFile
     for folder in filter(None, (template.pipeline, template.path)):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             relative = path.relative_to(folder).as_posix()
-            if relative in ("project.toml", "README.txt") or "__pycache__" in relative:
+            if relative in NOT_PUSHED or "__pycache__" in relative:
                 continue
             if relative.endswith(".j2"):
                 source = path.relative_to(templates_dir()).as_posix()
@@ -210,9 +213,16 @@ class Seeder:
 
     # -- steps -----------------------------------------------------------------------------
 
+    # Made on first use: check_stack_up explains a missing token before they would fail on it.
+    @cached_property
+    def repos(self) -> GogsRepositories:
+        return GogsRepositories(self.stack.config, self.stack.state)
+
+    @cached_property
+    def jobs(self) -> JenkinsJobs:
+        return JenkinsJobs(self.stack.config, self.stack.state)
+
     def steps(self, force_push: bool) -> list[Step]:
-        self.repos = GogsRepositories(self.stack.config, self.stack.state)
-        self.jobs = JenkinsJobs(self.stack.config, self.stack.state)
         return [
             Step("seed.repo", self.ensure_repo),
             Step("seed.bot-access", lambda: self.repos.ensure_reader(self.name, self.stack.config.get("gogs", "bot"))),
@@ -222,8 +232,7 @@ class Seeder:
         ]
 
     def ensure_repo(self) -> Outcome:
-        outcome, _ = self.repos.ensure_repo(self.name, f"{self.template.description} (seeded by ci-stack)")
-        return outcome
+        return self.repos.ensure_repo(self.name, f"{self.template.description} (seeded by ci-stack)")
 
     def context(self) -> dict:
         config = self.stack.config
@@ -287,8 +296,12 @@ class Seeder:
                                   f"see {self.build_url(build.number)}console")
         return build
 
+    @property
+    def job_url(self) -> str:
+        return f"{self.stack.config.host_url('jenkins')}/job/{self.name}/"
+
     def build_url(self, number: int) -> str:
-        return f"{self.stack.config.host_url('jenkins')}/job/{self.name}/{number}/"
+        return f"{self.job_url}{number}/"
 
     def image_tags(self) -> dict[str, list[str]]:
         registry = push_host(self.stack.config)
@@ -303,9 +316,5 @@ def seed(stack: Stack, template_name: str, name: str | None, reporter: Reporter,
     seeder = Seeder(stack, template, name or template.name)
     seeder.check_stack_up()
     Runner(reporter).run(seeder.steps(force_push))
-    job_url = f"{stack.config.host_url('jenkins')}/job/{seeder.name}/"
-    result = SeedResult(seeder.name, seeder.clone_url, job_url, None, {})
-    if not wait:
-        return result
-    build = seeder.require_success(seeder.follow_build(timeout, progress))
-    return SeedResult(seeder.name, seeder.clone_url, job_url, build, seeder.image_tags())
+    build = seeder.require_success(seeder.follow_build(timeout, progress)) if wait else None
+    return SeedResult(seeder.name, seeder.clone_url, seeder.job_url, build, seeder.image_tags() if wait else {})

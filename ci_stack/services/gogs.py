@@ -147,14 +147,13 @@ class GogsRepositories:
     def request(self, method: str, path: str, **kwargs):
         return self.client.request(method, f"/api/v1/repos/{self.org}/{path}", headers=self.headers, **kwargs)
 
-    def ensure_repo(self, name: str, description: str) -> tuple[Outcome, dict]:
+    def ensure_repo(self, name: str, description: str) -> Outcome:
         """Private, so only the org, the admin and the bot read it."""
-        found = self.request("GET", name, expect=(200, 404))
-        if found.status_code == 200:
-            return Outcome.UNCHANGED, found.json()
+        if self.request("GET", name, expect=(200, 404)).status_code == 200:
+            return Outcome.UNCHANGED
         self.client.request("POST", f"/api/v1/org/{self.org}/repos", expect=(201,), headers=self.headers,
                             json={"name": name, "description": description, "private": True, "auto_init": False})
-        return Outcome.CREATED, self.request("GET", name).json()
+        return Outcome.CREATED
 
     def ensure_reader(self, name: str, username: str) -> Outcome:
         collaborators = self.request("GET", f"{name}/collaborators").json()
@@ -175,8 +174,7 @@ class GogsRepositories:
         for hook in duplicates:
             self.request("DELETE", f"{name}/hooks/{hook['id']}", expect=(204,))
         current = (first["config"]["url"], first["config"]["content_type"], first["events"], first["active"])
-        if current == (url, "json", ["push"], True) and not duplicates:
-            return Outcome.UNCHANGED
-        if current != (url, "json", ["push"], True):
+        stale = current != (url, "json", ["push"], True)
+        if stale:
             self.request("PATCH", f"{name}/hooks/{first['id']}", json={k: v for k, v in wanted.items() if k != "type"})
-        return Outcome.UPDATED
+        return Outcome.UPDATED if stale or duplicates else Outcome.UNCHANGED

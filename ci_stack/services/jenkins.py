@@ -45,6 +45,13 @@ def fingerprint(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
+def token_auth(config: StackConfig, state: StateDir) -> tuple[str, str]:
+    token = state.read_secret("jenkins-token")
+    if not token:
+        raise ServiceError(SERVICE, "token", "no stored API token (run `ci-stack up`)")
+    return (config.get("admin", "username"), token)
+
+
 class JenkinsConfigurator:
     def __init__(self, config: StackConfig, state: StateDir):
         self.config, self.state = config, state
@@ -69,10 +76,7 @@ class JenkinsConfigurator:
 
     @property
     def token_auth(self) -> tuple[str, str]:
-        token = self.state.read_secret("jenkins-token")
-        if not token:
-            raise ServiceError(SERVICE, "token", "no stored API token (run `ci-stack up`)")
-        return (self.admin, token)
+        return token_auth(self.config, self.state)
 
     # -- readiness -------------------------------------------------------------------------
 
@@ -162,7 +166,7 @@ class JenkinsJobs:
 
     def __init__(self, config: StackConfig, state: StateDir):
         self.client = ServiceClient(SERVICE, config.host_url(SERVICE))
-        self.auth = JenkinsConfigurator(config, state).token_auth
+        self.auth = token_auth(config, state)
 
     def request(self, method: str, path: str, **kwargs):
         return self.client.request(method, path, auth=self.auth, **kwargs)
@@ -192,30 +196,24 @@ class JenkinsJobs:
         return urlparse(queued.headers["Location"]).path.rstrip("/")
 
     def wait_for_number(self, queue_path: str, timeout: float) -> int:
-        numbers: list[int] = []
-
-        def left_queue() -> bool:
+        def build_number() -> int | None:
             item = self.request("GET", f"{queue_path}/api/json").json()
             if item.get("cancelled"):
                 raise ServiceError(SERVICE, "build", f"queue item {item.get('id')} was cancelled")
-            if item.get("executable"):
-                numbers.append(item["executable"]["number"])
-            return bool(numbers)
-        wait_until(left_queue, timeout, "the queued build to start", SERVICE, interval=1)
-        return numbers[0]
+            return (item.get("executable") or {}).get("number")
+        return wait_until(build_number, timeout, "the queued build to start", SERVICE, interval=1)
 
     def wait_for_result(self, name: str, number: int, timeout: float,
                         still_running: Callable[[float], None] = lambda seconds: None) -> Build:
-        found: list[Build] = []
         started = time.monotonic()
 
-        def finished() -> bool:
-            found[:] = [self.build(name, number)]
-            if found[0].result is None:
+        def finished() -> Build | None:
+            build = self.build(name, number)
+            if build.result is None:
                 still_running(time.monotonic() - started)
-            return found[0].result is not None
-        wait_until(finished, timeout, f"build #{number} of {name} to finish", SERVICE, interval=1)
-        return found[0]
+                return None
+            return build
+        return wait_until(finished, timeout, f"build #{number} of {name} to finish", SERVICE, interval=1)
 
 
 # What seed-repo manages in a pipeline job. Jenkins gives config.xml back in its own form (XML 1.1,
