@@ -100,3 +100,19 @@ def test_registry_auth_mounts_a_bcrypt_htpasswd(tmp_path):
 def test_jenkins_dockerfile_is_pinned(tmp_path, pin):
     dockerfile = (rendered(tmp_path).state.root / "jenkins" / "Dockerfile").read_text()
     assert pin in dockerfile and "--latest=false" in dockerfile and "docker-buildx" in dockerfile
+
+
+def test_gogs_admin_cli_gets_flag_values_a_dash_cannot_break():
+    """A generated bootstrap password may start with "-": as a separate argument the CLI would
+    read it as a flag, so every value goes in `--flag=value` form."""
+    from ci_stack.services.gogs import GogsConfigurator
+
+    class RecordingEngine:
+        def exec_in(self, service, command, user=None):
+            self.command = command
+
+    configurator = GogsConfigurator.__new__(GogsConfigurator)
+    configurator.admin, configurator.email, configurator.engine = "ciadmin", "a@example.com", RecordingEngine()
+    configurator._create_admin_with_cli("-starts-with-a-dash")
+    assert configurator.engine.command[1:] == ["admin", "create-user", "--name=ciadmin",
+                                                "--password=-starts-with-a-dash", "--email=a@example.com", "--admin"]

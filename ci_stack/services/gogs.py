@@ -83,8 +83,9 @@ class GogsConfigurator:
         return Outcome.CREATED
 
     def _create_admin_with_cli(self, bootstrap: str) -> None:
-        command = [GOGS_BINARY, "admin", "create-user", "--name", self.admin, "--password", bootstrap,
-                   "--email", self.email, "--admin"]
+        # `--flag=value`: a generated password may start with "-", which a parser would take for a flag.
+        command = [GOGS_BINARY, "admin", "create-user", f"--name={self.admin}", f"--password={bootstrap}",
+                   f"--email={self.email}", "--admin"]
         try:
             self.engine.exec_in(SERVICE, command, user="git")
         except DockerException as exc:
