@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import shutil
 
 import pytest
 import yaml
@@ -12,6 +13,14 @@ from ci_stack import config, render
 from ci_stack.stack import Stack
 
 SECRET_HOLDERS = {"gogs/app.ini": {"gogs-secret-key"}, "jenkins/jenkins.env": {"jenkins-admin-password"}}
+
+
+@pytest.fixture(autouse=True)
+def remove_state_dir(tmp_path):
+    """The rendered state dir holds generated secrets: it goes with the test, not with pytest's
+    retention of old temporary folders."""
+    yield
+    shutil.rmtree(tmp_path / "state", ignore_errors=True)
 
 
 def rendered(tmp_path, environ=None) -> Stack:
