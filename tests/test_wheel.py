@@ -3,6 +3,7 @@ carries the demo project templates."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,6 +13,13 @@ import pytest
 from offline import ROOT
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tmp_path(tmp_path):
+    """The render below writes generated secrets under tmp_path/state: they go with the test."""
+    yield tmp_path
+    shutil.rmtree(tmp_path / "state", ignore_errors=True)
 
 
 def test_wheel_carries_templates_and_renders_elsewhere(tmp_path):
